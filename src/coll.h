@@ -1,0 +1,52 @@
+/*
+ * The collector (SPEC §3): reads each tenant's incidents in time windows on lastUpdateTime,
+ * from (position − lag) up to the server's now, emits every incident version it has not
+ * emitted before (the version index decides) into the journal, and moves the position forward
+ * one window at a time, each window ending in a commit.
+ */
+#ifndef DF_COLL_H
+#define DF_COLL_H
+
+#include "api.h"
+#include "cfg.h"
+#include "ckpt.h"
+#include "dbuf.h"
+#include "evt.h"
+#include "jrnl.h"
+#include "vidx.h"
+
+struct coll_tenant {
+    const struct cfg_tenant *cfg;
+    struct api_client *api;
+    struct vidx *vidx;
+    struct ckpt_tenant *ck;
+    int64_t width;          /* adaptive window width in ticks; 0 = not yet known */
+    uint64_t calls;         /* list calls made by this collector */
+};
+
+struct coll {
+    const struct cfg *cfg;
+    struct jrnl *jrnl;
+    struct evt_renderer *renderer; /* caches the incident context shared by its events */
+    struct dbuf json;
+    struct dbuf cef;
+    struct evt_stats stats;
+    uint64_t skipped;       /* incidents/alerts without a usable id or version */
+    /* Called after every window: makes journal, index and checkpoint durable. */
+    int (*commit)(void *arg, struct df_err *err);
+    /* Non-zero when the collector must pause (journal full) */
+    int (*paused)(void *arg);
+    void *arg;
+    const volatile sig_atomic_t *stop;
+};
+
+int coll_init(struct coll *c, const struct cfg *cfg, struct jrnl *j);
+void coll_free(struct coll *c);
+/*
+ * One poll of one tenant: catches up from its position to the server's now. Returns 0 when
+ * caught up; DF_ESTOP, DF_EFULL (journal full: paused), or an API error (the position stays at
+ * the last committed window).
+ */
+int coll_poll(struct coll *c, struct coll_tenant *t, struct df_err *err);
+
+#endif
