@@ -91,6 +91,14 @@ static void gen_u64(yajl_gen g, const char *key, uint64_t v)
     yajl_gen_number(g, num, (size_t) n);
 }
 
+static void gen_ts(yajl_gen g, const char *key, int64_t ticks)
+{
+    char ts[TS_FMT_MAX];
+    ts_format7(ticks, ts);
+    gen_str(g, key);
+    gen_str(g, ts);
+}
+
 int ckpt_to_json(const struct ckpt *c, int pretty, struct dbuf *out)
 {
     yajl_gen g = yajl_gen_alloc(NULL);
@@ -117,6 +125,14 @@ int ckpt_to_json(const struct ckpt *c, int pretty, struct dbuf *out)
             ts_format7(t->position, ts);
             gen_str(g, "position");
             gen_str(g, ts);
+        }
+        if (t->has_window) {
+            gen_str(g, "window");
+            yajl_gen_map_open(g);
+            gen_ts(g, "start", t->window_start);
+            gen_ts(g, "next_end", t->window_next_end);
+            gen_ts(g, "end", t->window_end);
+            yajl_gen_map_close(g);
         }
         gen_u64(g, "vidx_generation", t->vidx_gen);
         gen_u64(g, "vidx_length", t->vidx_len);
@@ -176,8 +192,33 @@ static int get_u64(yajl_val obj, const char *key, uint64_t *out, int required)
     return DF_OK;
 }
 
+static int get_ts(yajl_val obj, const char *key, int64_t *out)
+{
+    const char *path[] = {key, NULL};
+    yajl_val v = yajl_tree_get(obj, path, yajl_t_string);
+    const char *s = v ? YAJL_GET_STRING(v) : NULL;
+    return s != NULL && ts_parse(s, strlen(s), out) == DF_OK ? DF_OK : DF_ECORRUPT;
+}
+
+static int load_window(yajl_val tenant, struct ckpt_tenant *t)
+{
+    const char *path[] = {"window", NULL};
+    yajl_val w = yajl_tree_get(tenant, path, yajl_t_any);
+
+    if (w == NULL)
+        return DF_OK;
+    if (!YAJL_IS_OBJECT(w) || get_ts(w, "start", &t->window_start) != DF_OK ||
+        get_ts(w, "next_end", &t->window_next_end) != DF_OK ||
+        get_ts(w, "end", &t->window_end) != DF_OK || t->window_start > t->window_next_end ||
+        t->window_next_end > t->window_end)
+        return DF_ECORRUPT;
+    t->has_window = 1;
+    return DF_OK;
+}
+
 static int load_tree(struct ckpt *c, yajl_val root, const char **what)
 {
+    int rc;
     const char *p_journal[] = {"journal", NULL}, *p_tenants[] = {"tenants", NULL},
                *p_outputs[] = {"outputs", NULL}, *p_pos[] = {"position", NULL};
     yajl_val journal, tenants, outputs;
@@ -215,6 +256,11 @@ static int load_tree(struct ckpt *c, yajl_val root, const char **what)
                 return DF_ECORRUPT;
             }
             t->has_position = 1;
+        }
+        rc = load_window(tv, t);
+        if (rc != DF_OK) {
+            *what = "bad tenant window";
+            return rc;
         }
         if (get_u64(tv, "vidx_generation", &gen, 1) != DF_OK || gen > UINT32_MAX ||
             get_u64(tv, "vidx_length", &t->vidx_len, 1) != DF_OK ||

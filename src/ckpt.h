@@ -18,6 +18,12 @@ struct ckpt_tenant {
     char *name;
     int has_position;
     int64_t position;       /* ticks: everything updated before it has been collected */
+    /* The window being collected: [window_start, window_next_end) is still to read, and
+     * [window_next_end, window_end) has been read; the position moves to window_end. */
+    int has_window;
+    int64_t window_start;
+    int64_t window_next_end;
+    int64_t window_end;
     uint32_t vidx_gen;
     uint64_t vidx_len;
     uint64_t incidents;     /* incident events emitted so far (for `state show`) */

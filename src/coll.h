@@ -1,8 +1,9 @@
 /*
- * The collector (SPEC §3): reads each tenant's incidents in time windows on lastUpdateTime,
- * from (position − lag) up to the server's now, emits every incident version it has not
- * emitted before (the version index decides) into the journal, and moves the position forward
- * one window at a time, each window ending in a commit.
+ * The collector (SPEC §3): each poll reads a tenant's incidents in one time window on
+ * lastUpdateTime, from (position − lag) up to the server's now, in pages that each answer a
+ * sub-window completely; emits every incident version not emitted before (the version index
+ * decides) into the journal; commits after every page and moves the position to the window's
+ * end once the window is complete.
  */
 #ifndef DF_COLL_H
 #define DF_COLL_H
@@ -20,8 +21,8 @@ struct coll_tenant {
     struct api_client *api;
     struct vidx *vidx;
     struct ckpt_tenant *ck;
-    int64_t width;          /* adaptive window width in ticks; 0 = not yet known */
     uint64_t calls;         /* list calls made by this collector */
+    int unordered_logged;
 };
 
 struct coll {

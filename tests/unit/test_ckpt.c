@@ -33,6 +33,10 @@ static void test_roundtrip(void)
     t->position = 16371891234567891LL; /* keeps all 7 fractional digits */
     t->vidx_gen = 3;
     t->vidx_len = 99;
+    t->has_window = 1;
+    t->window_start = 16371891234567891LL - 3000;
+    t->window_next_end = 16371891234567891LL + 7;
+    t->window_end = 16371891234567891LL + 10000;
     CU_ASSERT_PTR_NOT_NULL(ckpt_tenant(&c, "fabrikam"));
     o = ckpt_output(&c, "archive");
     o->journal_pos = 1000;
@@ -48,7 +52,12 @@ static void test_roundtrip(void)
     CU_ASSERT_EQUAL(d.tenants[0].position, 16371891234567891LL);
     CU_ASSERT_EQUAL(d.tenants[0].vidx_gen, 3);
     CU_ASSERT_EQUAL(d.tenants[0].vidx_len, 99);
+    CU_ASSERT_EQUAL(d.tenants[0].has_window, 1);
+    CU_ASSERT_EQUAL(d.tenants[0].window_start, 16371891234567891LL - 3000);
+    CU_ASSERT_EQUAL(d.tenants[0].window_next_end, 16371891234567891LL + 7);
+    CU_ASSERT_EQUAL(d.tenants[0].window_end, 16371891234567891LL + 10000);
     CU_ASSERT_EQUAL(d.tenants[1].has_position, 0);
+    CU_ASSERT_EQUAL(d.tenants[1].has_window, 0);
     CU_ASSERT_EQUAL_FATAL(d.n_outputs, 1);
     CU_ASSERT_EQUAL(d.outputs[0].journal_pos, 1000);
     CU_ASSERT_EQUAL(d.outputs[0].committed_len, 5555);
@@ -88,6 +97,11 @@ static void test_corrupt(void)
     /* An output cannot have delivered past the journal's end. */
     expect_corrupt("{\"format\":1,\"journal\":{\"end\":5},\"tenants\":{},\"outputs\":{\"o\":"
                    "{\"journal_position\":6,\"committed_length\":0}}}", "output");
+    /* A window whose parts are out of order. */
+    expect_corrupt("{\"format\":1,\"journal\":{\"end\":5},\"tenants\":{\"a\":{\"window\":"
+                   "{\"start\":\"2024-01-02T00:00:00Z\",\"next_end\":\"2024-01-01T00:00:00Z\","
+                   "\"end\":\"2024-01-03T00:00:00Z\"},\"vidx_generation\":0,\"vidx_length\":0}},"
+                   "\"outputs\":{}}", "window");
     expect_corrupt("{\"format\":1,\"journal\":{\"end\":-5},\"tenants\":{},\"outputs\":{}}",
                    "missing");
 }
