@@ -139,8 +139,21 @@ static int process_incident(struct coll *c, struct coll_tenant *t, yajl_val inc,
     return vidx_put(t->vidx, VIDX_INCIDENT, iid, strlen(iid), ticks, err);
 }
 
-static int process_page(struct coll *c, struct coll_tenant *t, yajl_val value,
-                        struct df_err *err)
+static void lock(struct coll *c)
+{
+    if (c->lock != NULL)
+        pthread_mutex_lock(c->lock);
+}
+
+static void unlock(struct coll *c)
+{
+    if (c->lock != NULL)
+        pthread_mutex_unlock(c->lock);
+}
+
+/* Under c->lock: the journal, the checkpoint and the counters are shared between tenants. */
+static int process_page_locked(struct coll *c, struct coll_tenant *t, yajl_val value,
+                               struct df_err *err)
 {
     /* The API lists newest first; emitting oldest first keeps a SIEM's timeline natural. */
     for (size_t i = value->u.array.len; i-- > 0;) {
@@ -155,6 +168,28 @@ static int process_page(struct coll *c, struct coll_tenant *t, yajl_val value,
             return rc;
     }
     return DF_OK;
+}
+
+static int process_page(struct coll *c, struct coll_tenant *t, yajl_val value,
+                        struct df_err *err)
+{
+    int rc;
+    lock(c);
+    rc = process_page_locked(c, t, value, err);
+    unlock(c);
+    return rc;
+}
+
+/* Records how far the walk down the window got and commits, as one step under the lock. */
+static int commit_progress(struct coll *c, struct coll_tenant *t, int64_t next_end,
+                           struct df_err *err)
+{
+    int rc;
+    lock(c);
+    t->ck->window_next_end = next_end;
+    rc = c->commit(c->arg, err);
+    unlock(c);
+    return rc;
 }
 
 /* One list call; *value is the answer's "value" array, owned by *root. */
@@ -349,8 +384,7 @@ static int collect_window(struct coll *c, struct coll_tenant *t, int64_t a, int6
         } else {
             hi = min + 1;
         }
-        t->ck->window_next_end = hi;
-        rc = c->commit(c->arg, err);
+        rc = commit_progress(c, t, hi, err);
         if (rc != DF_OK)
             return rc;
     }
@@ -366,6 +400,7 @@ int coll_poll(struct coll *c, struct coll_tenant *t, struct df_err *err)
 
     if (c->paused != NULL && c->paused(c->arg))
         return DF_EFULL;
+    lock(c);
     if (!ck->has_window) {
         int64_t a;
         if (!ck->has_position)
@@ -376,28 +411,35 @@ int coll_poll(struct coll *c, struct coll_tenant *t, struct df_err *err)
             a = ck->position - cfg->collector.lag_s * TS_TICKS_PER_SEC;
         if (a < now - RETENTION)
             a = now - RETENTION;
-        if (a >= now)
+        if (a >= now) {
+            unlock(c);
             return DF_OK;
+        }
         ck->has_window = 1;
         ck->window_start = a;
         ck->window_next_end = now;
         ck->window_end = now;
     }
+    int64_t start = ck->window_start, next_end = ck->window_next_end;
+    unlock(c);
     /*
      * One window per poll, from (position − lag) to the server's now. The position moves to its
      * end only once all of it is collected, so the position always means "everything updated
      * before it was collected".
      */
-    rc = collect_window(c, t, ck->window_start, ck->window_next_end, err);
+    rc = collect_window(c, t, start, next_end, err);
     if (rc != DF_OK)
         return rc;
     /* Built from the server's clock, never the host's (rule 7). */
     int64_t server_now = api_server_now_ticks(t->api);
+    lock(c);
     int64_t pos = ck->window_end < server_now ? ck->window_end : server_now;
     if (!ck->has_position || pos > ck->position) {
         ck->position = pos;
         ck->has_position = 1;
     }
     ck->has_window = 0;
-    return c->commit(c->arg, err);
+    rc = c->commit(c->arg, err);
+    unlock(c);
+    return rc;
 }

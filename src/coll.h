@@ -16,6 +16,8 @@
 #include "jrnl.h"
 #include "vidx.h"
 
+#include <pthread.h>
+
 struct coll_tenant {
     const struct cfg_tenant *cfg;
     struct api_client *api;
@@ -25,6 +27,7 @@ struct coll_tenant {
     int unordered_logged;
 };
 
+/* One per collecting thread (its renderer and buffers are not shared). */
 struct coll {
     const struct cfg *cfg;
     struct jrnl *jrnl;
@@ -33,10 +36,13 @@ struct coll {
     struct dbuf cef;
     struct evt_stats stats;
     uint64_t skipped;       /* incidents/alerts without a usable id or version */
-    /* Called after every window: makes journal, index and checkpoint durable. */
+    /* Called with *lock held after every page: makes journal, index and checkpoint durable. */
     int (*commit)(void *arg, struct df_err *err);
-    /* Non-zero when the collector must pause (journal full) */
+    /* Non-zero when the collector must pause (journal full); called without the lock. */
     int (*paused)(void *arg);
+    /* Guards the journal, every version index and the checkpoint when tenants are collected
+     * in parallel threads; NULL when single-threaded. Never held during an API call. */
+    pthread_mutex_t *lock;
     void *arg;
     const volatile sig_atomic_t *stop;
 };

@@ -11,6 +11,7 @@
 #include "vidx.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,6 +27,8 @@
 #define TENANT_BACKOFF_MAX_S 300
 #define ONCE_OUTPUT_ATTEMPTS 5
 
+struct run;
+
 struct run_output {
     const struct cfg_output *cfg;
     void *ctx;
@@ -38,20 +41,34 @@ struct run_output {
     int disabled;
 };
 
+/* A tenant is collected by its own thread, so a slow or failing tenant (retries, backoff, a
+ * throttled application) never holds back the others, and outputs never hold back collection. */
 struct run_tenant {
+    struct run *run;
     struct coll_tenant ct;
+    struct coll coll;
+    pthread_t thread;
+    int thread_started;
     int64_t due_ms;
     int backoff_s;
+    /* Read by the main thread: under run.lock. */
     int caught_up;          /* one complete poll since start */
     int failed;             /* last poll failed */
 };
 
+/*
+ * Threads: one per tenant collects; the main thread delivers to the outputs and writes the
+ * checkpoint after each delivered batch. run.lock guards the journal's writer side, every
+ * version index, the checkpoint struct and the tenants' status; it is never held during an API
+ * call or an output write. Readers read committed journal bytes without it.
+ */
 struct run {
     const struct cfg *cfg;
     const struct run_options *opts;
+    pthread_mutex_t lock;
+    volatile sig_atomic_t halt;     /* tells the tenant threads to stop */
     struct ckpt ck;
     struct jrnl *jrnl;
-    struct coll coll;
     struct run_tenant *tenants;
     struct run_output *outputs;
     int lock_fd;
@@ -69,16 +86,24 @@ static int64_t now_ms(void)
 
 static int stopping(const struct run *r)
 {
-    return r->opts->stop != NULL && *r->opts->stop;
+    return r->halt || (r->opts->stop != NULL && *r->opts->stop);
 }
 
-/* Journal, version indexes and then the checkpoint: the rename of the checkpoint is the commit
- * point, so everything it refers to must be durable before it. */
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {(time_t) (ms / 1000), (long) (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Under r->lock. Journal, version indexes and then the checkpoint: the rename of the checkpoint
+ * is the commit point, so everything it refers to must be durable before it. */
 static int commit_all(struct run *r, struct df_err *err)
 {
     int rc = jrnl_sync(r->jrnl, err);
     for (size_t i = 0; rc == DF_OK && i < r->cfg->n_tenants; i++) {
         struct coll_tenant *t = &r->tenants[i].ct;
+        if (t->vidx == NULL)
+            continue;
         rc = vidx_sync(t->vidx, err);
         t->ck->vidx_len = vidx_len(t->vidx);
         t->ck->vidx_gen = vidx_gen(t->vidx);
@@ -89,7 +114,7 @@ static int commit_all(struct run *r, struct df_err *err)
     return ckpt_write(r->cfg->state.dir, &r->ck, err);
 }
 
-static void output_backoff(struct run *r, struct run_output *o, const struct df_err *err)
+static void output_backoff(struct run_output *o, const struct df_err *err)
 {
     o->failures++;
     o->backoff_s = o->backoff_s ? o->backoff_s * 2 : 1;
@@ -101,11 +126,12 @@ static void output_backoff(struct run *r, struct run_output *o, const struct df_
     /* The batch is offered again from the last delivered position. */
     jrnl_reader_close(o->reader);
     o->reader = NULL;
-    (void) r;
 }
 
-/* Reads one batch for o into r->batch/r->recs. Returns the number of records or DF_E*. */
-static int read_batch(struct run *r, struct run_output *o, uint64_t *end_pos, struct df_err *err)
+/* Reads one batch for o, up to limit, into r->batch/r->recs. Returns the number of records or
+ * DF_E*. Main thread only. */
+static int read_batch(struct run *r, struct run_output *o, uint64_t limit, uint64_t *end_pos,
+                      struct df_err *err)
 {
     struct jrnl_entry e;
     size_t n = 0;
@@ -114,7 +140,9 @@ static int read_batch(struct run *r, struct run_output *o, uint64_t *end_pos, st
 
     dbuf_reset(&r->batch);
     if (o->reader == NULL) {
+        pthread_mutex_lock(&r->lock);
         rc = jrnl_reader_open(&o->reader, r->jrnl, o->ck->journal_pos, err);
+        pthread_mutex_unlock(&r->lock);
         if (rc != DF_OK)
             return rc;
     }
@@ -123,7 +151,7 @@ static int read_batch(struct run *r, struct run_output *o, uint64_t *end_pos, st
         size_t len;
         struct out_record *rec = &r->recs[n];
 
-        rc = jrnl_read(o->reader, r->ck.journal_end, &e, &next, err);
+        rc = jrnl_read(o->reader, limit, &e, &next, err);
         if (rc < 0)
             return rc;
         if (rc == 0)
@@ -157,18 +185,23 @@ static int read_batch(struct run *r, struct run_output *o, uint64_t *end_pos, st
     return (int) n;
 }
 
-/* Delivers what o has not delivered yet, batch by batch, each batch ending in a commit. */
+/* Delivers what o has not delivered yet, batch by batch, each batch ending in a commit and a
+ * checkpoint. Main thread only. */
 static int deliver_output(struct run *r, struct run_output *o, struct df_err *fatal)
 {
     struct df_err err = {0};
+    uint64_t limit;
 
     if (o->disabled || now_ms() < o->retry_at_ms)
         return DF_OK;
-    while (o->ck->journal_pos < r->ck.journal_end && !stopping(r)) {
+    pthread_mutex_lock(&r->lock);
+    limit = r->ck.journal_end;
+    pthread_mutex_unlock(&r->lock);
+    while (o->ck->journal_pos < limit && !stopping(r)) {
         struct out_batch batch;
         uint64_t end_pos = o->ck->journal_pos;
         enum out_verdict v;
-        int n = read_batch(r, o, &end_pos, &err);
+        int rc, n = read_batch(r, o, limit, &end_pos, &err);
 
         if (n < 0)
             return df_err_set(fatal, n, "output %s: %s", o->cfg->name, err.msg);
@@ -181,7 +214,7 @@ static int deliver_output(struct run *r, struct run_output *o, struct df_err *fa
         if (v == OUT_OK)
             v = o->cfg->plugin->commit(o->ctx, &o->st, &err);
         if (v == OUT_RETRY) {
-            output_backoff(r, o, &err);
+            output_backoff(o, &err);
             return DF_OK;
         }
         if (v == OUT_ERROR) {
@@ -194,10 +227,12 @@ static int deliver_output(struct run *r, struct run_output *o, struct df_err *fa
             log_info("output", "destination is back output=%s", o->cfg->name);
         o->failures = 0;
         o->backoff_s = 0;
+        pthread_mutex_lock(&r->lock);
         o->ck->journal_pos = end_pos;
         o->ck->committed_len = o->st.committed_len;
         o->ck->delivered += (uint64_t) n;
-        int rc = ckpt_write(r->cfg->state.dir, &r->ck, fatal);
+        rc = ckpt_write(r->cfg->state.dir, &r->ck, fatal);
+        pthread_mutex_unlock(&r->lock);
         if (rc != DF_OK)
             return rc;
     }
@@ -216,9 +251,13 @@ static int deliver_all(struct run *r, struct df_err *err)
         if (r->outputs[i].ck->journal_pos < min_pos)
             min_pos = r->outputs[i].ck->journal_pos;
     }
-    return jrnl_release(r->jrnl, min_pos, err);
+    pthread_mutex_lock(&r->lock);
+    rc = jrnl_release(r->jrnl, min_pos, err);
+    pthread_mutex_unlock(&r->lock);
+    return rc;
 }
 
+/* Under r->lock. */
 static uint64_t backlog(const struct run *r)
 {
     uint64_t min_pos = r->ck.journal_end;
@@ -228,23 +267,27 @@ static uint64_t backlog(const struct run *r)
     return jrnl_end(r->jrnl) - min_pos;
 }
 
+/* Called by a collector with r->lock held. */
 static int coll_commit(void *arg, struct df_err *err)
 {
-    struct run *r = arg;
-    int rc = commit_all(r, err);
-    /* Deliver as the backfill goes, so a long catch-up shows results at once. */
-    return rc == DF_OK ? deliver_all(r, err) : rc;
+    return commit_all(arg, err);
 }
 
 static int coll_paused(void *arg)
 {
     struct run *r = arg;
-    int full = backlog(r) >= r->cfg->state.max_journal_bytes;
+    uint64_t bytes;
+    int full;
+
+    pthread_mutex_lock(&r->lock);
+    bytes = backlog(r);
+    full = bytes >= r->cfg->state.max_journal_bytes;
     if (full && !r->full_logged)
         log_warn("collector", "journal full, collection paused until outputs catch up "
-                 "backlog_bytes=%" PRIu64 " max_journal_bytes=%" PRIu64, backlog(r),
+                 "backlog_bytes=%" PRIu64 " max_journal_bytes=%" PRIu64, bytes,
                  r->cfg->state.max_journal_bytes);
     r->full_logged = full;
+    pthread_mutex_unlock(&r->lock);
     return full;
 }
 
@@ -287,7 +330,7 @@ static int open_tenants(struct run *r, struct df_err *err)
             .timeout_s = r->cfg->collector.http_timeout_s,
             .per_minute = r->cfg->collector.per_minute,
             .per_hour = r->cfg->collector.per_hour,
-            .stop = r->opts->stop,
+            .stop = &r->halt,
         };
 
         t->cfg = tc;
@@ -350,6 +393,7 @@ static int open_output(struct run *r, struct run_output *o, const struct cfg_out
                           oc->name, o->ck->journal_pos, jrnl_start(r->jrnl));
     }
     o->st.journal_pos = o->ck->journal_pos;
+    o->st.state_dir = r->cfg->state.dir;
     rc = oc->plugin->open(&o->ctx, oc->name, oc->opts, &o->st, err);
     if (rc != DF_OK)
         return rc;
@@ -419,17 +463,26 @@ static int start(struct run *r, struct df_err *err)
         rc = commit_all(r, err);
     if (rc == DF_OK)
         rc = compact_indexes(r, err);
-    if (rc == DF_OK && coll_init(&r->coll, r->cfg, r->jrnl) != DF_OK)
-        rc = df_err_set(err, DF_ENOMEM, "out of memory");
-    r->coll.commit = coll_commit;
-    r->coll.paused = coll_paused;
-    r->coll.arg = r;
-    r->coll.stop = r->opts->stop;
+    for (size_t i = 0; rc == DF_OK && i < r->cfg->n_tenants; i++) {
+        struct run_tenant *t = &r->tenants[i];
+        t->run = r;
+        if (coll_init(&t->coll, r->cfg, r->jrnl) != DF_OK)
+            rc = df_err_set(err, DF_ENOMEM, "out of memory");
+        t->coll.commit = coll_commit;
+        t->coll.paused = coll_paused;
+        t->coll.arg = r;
+        t->coll.lock = &r->lock;
+        t->coll.stop = &r->halt;
+    }
     return rc;
 }
 
 static void stop_all(struct run *r)
 {
+    r->halt = 1;
+    for (size_t i = 0; r->tenants != NULL && i < r->cfg->n_tenants; i++)
+        if (r->tenants[i].thread_started)
+            pthread_join(r->tenants[i].thread, NULL);
     for (size_t i = 0; r->outputs != NULL && i < r->cfg->n_outputs; i++) {
         struct run_output *o = &r->outputs[i];
         jrnl_reader_close(o->reader);
@@ -439,8 +492,8 @@ static void stop_all(struct run *r)
     for (size_t i = 0; r->tenants != NULL && i < r->cfg->n_tenants; i++) {
         vidx_close(r->tenants[i].ct.vidx);
         api_client_free(r->tenants[i].ct.api);
+        coll_free(&r->tenants[i].coll);
     }
-    coll_free(&r->coll);
     jrnl_close(r->jrnl);
     ckpt_free(&r->ck);
     free(r->tenants);
@@ -449,14 +502,22 @@ static void stop_all(struct run *r)
     dbuf_free(&r->batch);
     if (r->lock_fd >= 0)
         close(r->lock_fd);
+    pthread_mutex_destroy(&r->lock);
 }
 
 static void poll_tenant(struct run *r, struct run_tenant *t)
 {
     struct df_err err = {0};
-    int rc = coll_poll(&r->coll, &t->ct, &err);
+    int rc = coll_poll(&t->coll, &t->ct, &err);
     int64_t now = now_ms();
 
+    if (rc == DF_ESTOP)
+        return;
+    if (rc == DF_EFULL) {
+        t->due_ms = now + 1000;
+        return;
+    }
+    pthread_mutex_lock(&r->lock);
     if (rc == DF_OK) {
         if (t->failed)
             log_info("collector", "tenant recovered tenant=%s", t->ct.cfg->name);
@@ -464,21 +525,34 @@ static void poll_tenant(struct run *r, struct run_tenant *t)
         t->caught_up = 1;
         t->backoff_s = 0;
         t->due_ms = now + r->cfg->collector.poll_interval_s * 1000;
-        return;
+    } else {
+        t->failed = 1;
+        t->backoff_s = t->backoff_s ? t->backoff_s * 2 : 5;
+        if (t->backoff_s > TENANT_BACKOFF_MAX_S)
+            t->backoff_s = TENANT_BACKOFF_MAX_S;
+        t->due_ms = now + t->backoff_s * 1000LL;
+        log_error("collector", "poll failed; position kept, retrying tenant=%s retry_in=%ds "
+                  "error=\"%s\"", t->ct.cfg->name, t->backoff_s, err.msg);
     }
-    if (rc == DF_ESTOP)
-        return;
-    if (rc == DF_EFULL) {
-        t->due_ms = now + 1000;
-        return;
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void *tenant_main(void *arg)
+{
+    struct run_tenant *t = arg;
+    struct run *r = t->run;
+
+    while (!stopping(r)) {
+        if (now_ms() < t->due_ms) {
+            sleep_ms(50);
+            continue;
+        }
+        poll_tenant(r, t);
+        /* --once: one complete poll (or a failure the main thread reports) is all. */
+        if (r->opts->once && (t->caught_up || t->failed))
+            break;
     }
-    t->failed = 1;
-    t->backoff_s = t->backoff_s ? t->backoff_s * 2 : 5;
-    if (t->backoff_s > TENANT_BACKOFF_MAX_S)
-        t->backoff_s = TENANT_BACKOFF_MAX_S;
-    t->due_ms = now + t->backoff_s * 1000LL;
-    log_error("collector", "poll failed; position kept, retrying tenant=%s retry_in=%ds "
-              "error=\"%s\"", t->ct.cfg->name, t->backoff_s, err.msg);
+    return NULL;
 }
 
 static void reopen_outputs(struct run *r)
@@ -493,23 +567,15 @@ static void reopen_outputs(struct run *r)
             log_error("output", "reopen failed output=%s error=\"%s\"", o->cfg->name, err.msg);
             continue;
         }
+        pthread_mutex_lock(&r->lock);
         o->ck->committed_len = o->st.committed_len;
+        pthread_mutex_unlock(&r->lock);
         log_info("output", "reopened output=%s", o->cfg->name);
     }
 }
 
-static int all_delivered(const struct run *r)
-{
-    for (size_t i = 0; i < r->cfg->n_outputs; i++) {
-        const struct run_output *o = &r->outputs[i];
-        if (!o->disabled && o->ck->journal_pos < r->ck.journal_end)
-            return 0;
-    }
-    return 1;
-}
-
-/* --once: 0 when every tenant caught up and every output delivered, 1 when to keep going,
- * negative when giving up. */
+/* --once, under r->lock: 0 when every tenant caught up and every output delivered, 1 while
+ * work remains, negative when giving up. */
 static int once_status(const struct run *r)
 {
     int pending = 0;
@@ -524,23 +590,23 @@ static int once_status(const struct run *r)
         const struct run_output *o = &r->outputs[i];
         if (o->disabled || o->failures >= ONCE_OUTPUT_ATTEMPTS)
             return DF_EIO;
+        if (o->ck->journal_pos < r->ck.journal_end)
+            pending = 1;
     }
-    return pending || !all_delivered(r);
+    return pending;
 }
 
-static void sleep_until_due(struct run *r)
+static int start_threads(struct run *r, struct df_err *err)
 {
-    int64_t next = now_ms() + 1000;
-    for (size_t i = 0; i < r->cfg->n_tenants; i++)
-        if (r->tenants[i].due_ms < next)
-            next = r->tenants[i].due_ms;
-    for (size_t i = 0; i < r->cfg->n_outputs; i++)
-        if (r->outputs[i].retry_at_ms > now_ms() && r->outputs[i].retry_at_ms < next)
-            next = r->outputs[i].retry_at_ms;
-    while (!stopping(r) && !(r->opts->reopen && *r->opts->reopen) && now_ms() < next) {
-        struct timespec ts = {0, 50 * 1000000L};
-        nanosleep(&ts, NULL);
+    for (size_t i = 0; i < r->cfg->n_tenants; i++) {
+        struct run_tenant *t = &r->tenants[i];
+        int e = pthread_create(&t->thread, NULL, tenant_main, t);
+        if (e != 0)
+            return df_err_set(err, DF_ENOMEM, "cannot start a collector thread: %s",
+                              strerror(e));
+        t->thread_started = 1;
     }
+    return DF_OK;
 }
 
 int run_forwarder(const struct cfg *cfg, const struct run_options *opts)
@@ -553,29 +619,25 @@ int run_forwarder(const struct cfg *cfg, const struct run_options *opts)
     r.cfg = cfg;
     r.opts = opts;
     r.lock_fd = -1;
+    pthread_mutex_init(&r.lock, NULL);
     dbuf_init(&r.batch, BATCH_MAX_BYTES + JRNL_MAX_RECORD + 4096);
     rc = start(&r, &err);
-    if (rc != DF_OK) {
-        log_error("main", "cannot start: %s", err.msg);
-        stop_all(&r);
-        return rc;
+    if (rc == DF_OK) {
+        log_info("main", "started tenants=%zu outputs=%zu state_dir=%s journal_end=%" PRIu64
+                 " once=%d", cfg->n_tenants, cfg->n_outputs, cfg->state.dir, r.ck.journal_end,
+                 opts->once);
+        rc = deliver_all(&r, &err);
     }
-    log_info("main", "started tenants=%zu outputs=%zu state_dir=%s journal_end=%" PRIu64
-             " once=%d", cfg->n_tenants, cfg->n_outputs, cfg->state.dir, r.ck.journal_end,
-             opts->once);
-    rc = deliver_all(&r, &err);
+    if (rc == DF_OK)
+        rc = start_threads(&r, &err);
     while (rc == DF_OK && !stopping(&r)) {
-        int64_t now = now_ms();
-        for (size_t i = 0; i < cfg->n_tenants && !stopping(&r); i++) {
-            struct run_tenant *t = &r.tenants[i];
-            if (t->due_ms <= now && !(opts->once && t->caught_up))
-                poll_tenant(&r, t);
-        }
         rc = deliver_all(&r, &err);
         if (rc != DF_OK)
             break;
         if (opts->once) {
+            pthread_mutex_lock(&r.lock);
             int st = once_status(&r);
+            pthread_mutex_unlock(&r.lock);
             if (st <= 0) {
                 if (st < 0) {
                     rc = st;
@@ -589,14 +651,28 @@ int run_forwarder(const struct cfg *cfg, const struct run_options *opts)
             *opts->reopen = 0;
             reopen_outputs(&r);
         }
-        sleep_until_due(&r);
+        sleep_ms(50);
     }
+    /* Stop the collectors first: their last committed page is in the checkpoint. */
+    r.halt = 1;
+    for (size_t i = 0; r.tenants != NULL && i < cfg->n_tenants; i++)
+        if (r.tenants[i].thread_started) {
+            pthread_join(r.tenants[i].thread, NULL);
+            r.tenants[i].thread_started = 0;
+        }
     if (rc == DF_OK) {
+        uint64_t skipped = 0, truncated = 0, replaced = 0;
+        pthread_mutex_lock(&r.lock);
         rc = commit_all(&r, &err);
+        pthread_mutex_unlock(&r.lock);
+        for (size_t i = 0; i < cfg->n_tenants; i++) {
+            skipped += r.tenants[i].coll.skipped;
+            truncated += r.tenants[i].coll.stats.truncated_fields;
+            replaced += r.tenants[i].coll.stats.replaced_chars;
+        }
         log_info("main", "stopped journal_end=%" PRIu64 " skipped=%" PRIu64
                  " cef_truncated_fields=%" PRIu64 " cef_replaced_chars=%" PRIu64,
-                 r.ck.journal_end, r.coll.skipped, r.coll.stats.truncated_fields,
-                 r.coll.stats.replaced_chars);
+                 r.ck.journal_end, skipped, truncated, replaced);
     }
     if (rc != DF_OK)
         log_error("main", "%s", err.msg);
