@@ -80,7 +80,7 @@ struct api_client {
     int max_attempts;
     int64_t backoff_base_ms;
     int64_t backoff_cap_ms;
-    const volatile sig_atomic_t *stop;
+    const df_flag *stop;
     struct rl_limiter rl;
     struct auth_token token;
     uint64_t rng;

@@ -28,7 +28,7 @@ struct api_config {
     uint32_t per_minute;       /* client-side quota (token buckets) */
     uint32_t per_hour;
     int max_attempts;          /* attempts for transient failures before DF_ERETRY; 0 = default 5 */
-    const volatile sig_atomic_t *stop; /* when it becomes non-zero, waits end with DF_ESTOP */
+    const df_flag *stop; /* when it becomes non-zero, waits end with DF_ESTOP */
 };
 
 /*

@@ -17,8 +17,8 @@
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
 
-static volatile sig_atomic_t stop_requested;
-static volatile sig_atomic_t reopen_requested;
+static df_flag stop_requested;
+static df_flag reopen_requested;
 
 static const char usage_text[] =
     "Usage:\n"
@@ -328,6 +328,12 @@ static int cmd_incidents(const struct cli_args *a)
         return rc;
     t = pick_tenant(cfg, a->tenant);
     if (t == NULL) {
+        exit_code = EXIT_USAGE;
+        goto out;
+    }
+    if (strcmp(t->api, "defender") != 0) {
+        fprintf(stderr, "defender-forwarder: tenant %s: api: %s is not supported by this build "
+                "yet; use api: defender\n", t->name, t->api);
         exit_code = EXIT_USAGE;
         goto out;
     }

@@ -44,7 +44,7 @@ struct coll {
      * in parallel threads; NULL when single-threaded. Never held during an API call. */
     pthread_mutex_t *lock;
     void *arg;
-    const volatile sig_atomic_t *stop;
+    const df_flag *stop;
 };
 
 int coll_init(struct coll *c, const struct cfg *cfg, struct jrnl *j);

@@ -2,8 +2,13 @@
 #ifndef DF_COMMON_H
 #define DF_COMMON_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* A stop or reopen request: set from signal handlers (lock-free atomics are async-signal-safe)
+ * and read by every thread. */
+typedef atomic_int df_flag;
 
 /* Status codes: 0 is success, failures are negative. df_strerror() names them. */
 enum {

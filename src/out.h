@@ -43,6 +43,28 @@ struct out_state {
     int known;              /* 0 on the very first start of this output */
     uint64_t journal_pos;   /* next journal position to deliver */
     uint64_t committed_len; /* bytes of the destination file that are committed (file output) */
+    const char *state_dir;  /* state.dir, for plugins that keep a stable identity (Kafka) */
+};
+
+/* One entry of a free-form option mapping (e.g. librdkafka `properties:`): the key as written,
+ * the value after ${VAR} expansion, and the key's line for messages. */
+struct out_kv {
+    char *key;
+    char *value;
+    size_t line;
+};
+
+struct out_kv_list {
+    struct out_kv *v;
+    size_t n;
+};
+
+/* An option whose value maps arbitrary string keys to strings. A libcyaml schema needs every
+ * key of a mapping up front, so the loader fills these itself; a plugin's validate() sees them
+ * filled and may name a bad entry as "KEY.ENTRY: problem" to get the entry's line. */
+struct out_map_option {
+    const char *key;
+    size_t offset;          /* of a struct out_kv_list inside the plugin's options struct */
 };
 
 struct out_plugin {
@@ -51,6 +73,8 @@ struct out_plugin {
     /* Typed options: libcyaml fields relative to the plugin's own options struct. */
     const cyaml_schema_field_t *options;
     size_t opts_size;
+    /* Free-form mapping options, terminated by a NULL key; may be NULL. */
+    const struct out_map_option *maps;
     /* Applies defaults and checks values after loading; names the bad key in err. */
     int (*validate)(void *opts, struct df_err *err);
     int (*open)(void **ctx, const char *output_name, const void *opts, struct out_state *state,

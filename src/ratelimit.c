@@ -104,7 +104,7 @@ int64_t rl_take_at(struct rl_limiter *l, int64_t now_ms)
     return 0;
 }
 
-int rl_take(struct rl_limiter *l, const volatile sig_atomic_t *stop)
+int rl_take(struct rl_limiter *l, const df_flag *stop)
 {
     for (;;) {
         int64_t wait;
@@ -121,7 +121,7 @@ int rl_take(struct rl_limiter *l, const volatile sig_atomic_t *stop)
     }
 }
 
-int rl_sleep_ms(int64_t ms, const volatile sig_atomic_t *stop)
+int rl_sleep_ms(int64_t ms, const df_flag *stop)
 {
     int64_t end = rl_now_ms() + ms;
 

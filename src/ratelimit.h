@@ -6,6 +6,8 @@
 #ifndef DF_RATELIMIT_H
 #define DF_RATELIMIT_H
 
+#include "common.h"
+
 #include <signal.h>
 #include <stdint.h>
 
@@ -29,11 +31,11 @@ void rl_init(struct rl_limiter *l, uint32_t per_minute, uint32_t per_hour, int64
  * in, so tests drive it. */
 int64_t rl_take_at(struct rl_limiter *l, int64_t now_ms);
 /* Blocks until a token is taken (DF_OK) or *stop becomes non-zero (DF_ESTOP). stop may be NULL. */
-int rl_take(struct rl_limiter *l, const volatile sig_atomic_t *stop);
+int rl_take(struct rl_limiter *l, const df_flag *stop);
 
 /* Sleeps ms milliseconds in slices of at most 200 ms, checking *stop between slices (stop may
  * be NULL). Returns DF_OK, or DF_ESTOP as soon as a stop is seen. */
-int rl_sleep_ms(int64_t ms, const volatile sig_atomic_t *stop);
+int rl_sleep_ms(int64_t ms, const df_flag *stop);
 /* Monotonic clock in milliseconds (unaffected by changes to the host's wall clock). */
 int64_t rl_now_ms(void);
 

@@ -26,6 +26,7 @@
 #define OUTPUT_BACKOFF_MAX_S 60
 #define TENANT_BACKOFF_MAX_S 300
 #define ONCE_OUTPUT_ATTEMPTS 5
+#define ONCE_POLL_ATTEMPTS 5
 
 struct run;
 
@@ -54,6 +55,8 @@ struct run_tenant {
     /* Read by the main thread: under run.lock. */
     int caught_up;          /* one complete poll since start */
     int failed;             /* last poll failed */
+    int failures;           /* consecutive failed polls */
+    int permanent;          /* last failure cannot heal by retrying (credentials, 4xx) */
 };
 
 /*
@@ -66,7 +69,7 @@ struct run {
     const struct cfg *cfg;
     const struct run_options *opts;
     pthread_mutex_t lock;
-    volatile sig_atomic_t halt;     /* tells the tenant threads to stop */
+    df_flag halt;                   /* tells the tenant threads to stop */
     struct ckpt ck;
     struct jrnl *jrnl;
     struct run_tenant *tenants;
@@ -333,6 +336,10 @@ static int open_tenants(struct run *r, struct df_err *err)
             .stop = &r->halt,
         };
 
+        /* The Graph flavour (reference/api.md §16) has other field names and paging. */
+        if (strcmp(tc->api, "defender") != 0)
+            return df_err_set(err, DF_ECONFIG, "tenant %s: api: %s is not supported by this "
+                              "build yet; use api: defender", tc->name, tc->api);
         t->cfg = tc;
         t->ck = ckpt_tenant(&r->ck, tc->name);
         if (t->ck == NULL)
@@ -522,11 +529,14 @@ static void poll_tenant(struct run *r, struct run_tenant *t)
         if (t->failed)
             log_info("collector", "tenant recovered tenant=%s", t->ct.cfg->name);
         t->failed = 0;
+        t->failures = 0;
         t->caught_up = 1;
         t->backoff_s = 0;
         t->due_ms = now + r->cfg->collector.poll_interval_s * 1000;
     } else {
         t->failed = 1;
+        t->failures++;
+        t->permanent = rc == DF_EAUTH || rc == DF_EHTTP || rc == DF_ECORRUPT || rc == DF_EIO;
         t->backoff_s = t->backoff_s ? t->backoff_s * 2 : 5;
         if (t->backoff_s > TENANT_BACKOFF_MAX_S)
             t->backoff_s = TENANT_BACKOFF_MAX_S;
@@ -535,6 +545,11 @@ static void poll_tenant(struct run *r, struct run_tenant *t)
                   "error=\"%s\"", t->ct.cfg->name, t->backoff_s, err.msg);
     }
     pthread_mutex_unlock(&r->lock);
+}
+
+static int once_gives_up(const struct run_tenant *t)
+{
+    return t->failed && (t->permanent || t->failures >= ONCE_POLL_ATTEMPTS);
 }
 
 static void *tenant_main(void *arg)
@@ -548,8 +563,8 @@ static void *tenant_main(void *arg)
             continue;
         }
         poll_tenant(r, t);
-        /* --once: one complete poll (or a failure the main thread reports) is all. */
-        if (r->opts->once && (t->caught_up || t->failed))
+        /* --once: one complete poll is all; transient failures are retried a few times. */
+        if (r->opts->once && (t->caught_up || once_gives_up(t)))
             break;
     }
     return NULL;
@@ -574,26 +589,27 @@ static void reopen_outputs(struct run *r)
     }
 }
 
-/* --once, under r->lock: 0 when every tenant caught up and every output delivered, 1 while
- * work remains, negative when giving up. */
+/* --once, under r->lock: 1 while work remains; then 0 when every tenant caught up and every
+ * output delivered, negative when a tenant or an output gave up (after the others finished, so
+ * one bad tenant does not cut the others' delivery short). */
 static int once_status(const struct run *r)
 {
-    int pending = 0;
+    int gave_up = 0;
     for (size_t i = 0; i < r->cfg->n_tenants; i++) {
         const struct run_tenant *t = &r->tenants[i];
-        if (t->failed)
-            return DF_ERETRY;
-        if (!t->caught_up)
-            pending = 1;
+        if (once_gives_up(t))
+            gave_up = DF_ERETRY;
+        else if (!t->caught_up)
+            return 1;
     }
     for (size_t i = 0; i < r->cfg->n_outputs; i++) {
         const struct run_output *o = &r->outputs[i];
         if (o->disabled || o->failures >= ONCE_OUTPUT_ATTEMPTS)
-            return DF_EIO;
-        if (o->ck->journal_pos < r->ck.journal_end)
-            pending = 1;
+            gave_up = DF_EIO;
+        else if (o->ck->journal_pos < r->ck.journal_end)
+            return 1;
     }
-    return pending;
+    return gave_up;
 }
 
 static int start_threads(struct run *r, struct df_err *err)

@@ -8,8 +8,8 @@
 
 struct run_options {
     int once;                               /* catch up, deliver everything, return */
-    const volatile sig_atomic_t *stop;      /* SIGTERM/SIGINT */
-    volatile sig_atomic_t *reopen;          /* SIGHUP: set by the handler, cleared here */
+    const df_flag *stop;      /* SIGTERM/SIGINT */
+    df_flag *reopen;          /* SIGHUP: set by the handler, cleared here */
 };
 
 /* Returns 0 on a clean stop (or --once success), DF_E* otherwise (already logged). */

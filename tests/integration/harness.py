@@ -50,8 +50,9 @@ class Emulator:
 
 
 def write_config(workdir, emulator_url, outputs, tenants=("contoso",), collector=None,
-                 max_journal="1GiB"):
-    """outputs: list of (name, format, path). Returns the config path."""
+                 max_journal="1GiB", secrets=None):
+    """outputs: list of (name, format, path). secrets: per-tenant client_secret overrides.
+    Returns the config path."""
     collector = dict({"poll_interval": "1s", "lag": "5m", "start_from": "30d"},
                      **(collector or {}))
     lines = ["tenants:"]
@@ -60,7 +61,7 @@ def write_config(workdir, emulator_url, outputs, tenants=("contoso",), collector
         lines += ["  - name: %s" % name,
                   "    tenant_id: %s" % tid,
                   "    client_id: 11111111-1111-1111-1111-11111111111%d" % i,
-                  "    client_secret: ${DFW_TEST_SECRET}",
+                  "    client_secret: %s" % ((secrets or {}).get(name, "${DFW_TEST_SECRET}")),
                   "    api_url: %s" % emulator_url,
                   "    token_url: %s/{tenant_id}/oauth2/v2.0/token" % emulator_url]
     lines.append("collector:")
@@ -135,6 +136,45 @@ def cef_event_id(line):
         if part.startswith("cs6="):
             return part[4:]
     return None
+
+
+def versions_that_lived(emulator, min_seconds):
+    """(type, id, version) of every incident version (and the alert versions it carried) that
+    stayed current for at least min_seconds, or is current now: the forwarder must deliver
+    each of them (it polls every second in these tests)."""
+    import datetime
+
+    def parse(ts):
+        ts = ts.rstrip("Z")
+        if "." in ts:
+            ts = ts.split(".")[0] + "." + ts.split(".")[1][:6]
+            return datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%f")
+        return datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S")
+
+    by_id = {}
+    for v in emulator.control("versions")["value"]:
+        by_id.setdefault(v["incidentId"], []).append(v)
+    keys = set()
+    for versions in by_id.values():
+        for i, v in enumerate(versions):
+            start = parse(v.get("visibleFrom") or v["lastUpdateTime"])
+            if i + 1 < len(versions):
+                nxt = versions[i + 1]
+                end = parse(nxt.get("visibleFrom") or nxt["lastUpdateTime"])
+                if (end - start).total_seconds() < min_seconds:
+                    continue
+            keys.add(("incident", str(v["incidentId"]), v["lastUpdateTime"]))
+    return keys
+
+
+def all_versions(emulator):
+    """(type, id, version) of every incident and alert version that ever existed."""
+    keys = set()
+    for v in emulator.control("versions")["value"]:
+        keys.add(("incident", str(v["incidentId"]), v["lastUpdateTime"]))
+        for al in v.get("alerts") or []:
+            keys.add(("alert", al["alertId"], al["lastUpdatedTime"]))
+    return keys
 
 
 def expected_backfill(emulator):

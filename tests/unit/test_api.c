@@ -37,7 +37,7 @@
 
 #define SCOPE "https://api.security.microsoft.com/.default"
 
-static volatile sig_atomic_t g_stop;
+static df_flag g_stop;
 
 static void on_alarm(int sig)
 {
