@@ -1,9 +1,8 @@
-"""The collector against a hostile API: incidents changing during a backfill, ties on one
-lastUpdateTime tick, a tight quota with 429s, transient faults, short-lived tokens, and two
-tenants of which one has a wrong secret. Each test asserts exactly-once on the output."""
+"""The collector against awkward data: 150 incidents on one lastUpdateTime tick, the
+backfill call budget, and two tenants of which one has a wrong secret. Each test asserts
+exactly-once on the output."""
 import math
 import os
-import signal
 import time
 import unittest
 
@@ -19,47 +18,6 @@ class Collector(harness.ForwarderTest):
         self.assertEqual(len(keys), len(set(keys)), "duplicated versions")
         ids = [e["event_id"] for e in events]
         self.assertEqual(len(ids), len(set(ids)), "duplicated event ids")
-
-    def test_mutations_during_backfill_and_short_tokens(self):
-        # 5 updates per second while a 2,000-incident backfill pages through the API, with
-        # tokens that live 30 s, so the run renews them several times.
-        emu = self.emulator("--generate", "2000", "--seed", "21", "--mutate-rate", "5",
-                            "--token-lifetime", "30")
-        cfg = harness.write_config(self.workdir, emu.url, [("archive", "json", self.out())],
-                                   collector={"poll_interval": "1s", "lag": "5m"})
-        t0 = time.time()
-        fwd = self.daemon(cfg)
-        self.assertTrue(harness.wait_for(
-            lambda: sum(1 for e in harness.read_json_events(self.out())
-                        if e["type"] == "incident") >= 2000, 120, 0.1), "backfill too slow")
-        backfill_s = time.time() - t0
-        time.sleep(max(0, 40 - backfill_s))
-        emu.control("config", {"mutate_rate": 0})
-        time.sleep(15)  # a few more polls re-read the lag window
-        self.stop_daemon(fwd)
-
-        events = harness.read_json_events(self.out())
-        self.assert_no_duplicates(events)
-        keys = {harness.event_key(e) for e in events}
-        # Nothing invented: every event is a version that existed.
-        self.assertFalse(keys - harness.all_versions(emu))
-        # Nothing lost: every version that stayed current longer than a poll cycle can take
-        # arrived, and so did every alert version of the final state. The first poll is the
-        # whole backfill; after it the client-side limiter spaces calls about 2.4 s apart (the
-        # backfill spent the burst), so a poll of one or two calls takes up to ~5 s. A version
-        # superseded faster than that may be gone before a query could see it: the API keeps
-        # only the current version.
-        lived = harness.versions_that_lived(emu, backfill_s + 10)
-        missing = lived - keys
-        self.assertFalse(missing, "missing %d versions, e.g. %s" % (len(missing),
-                                                                   sorted(missing)[:3]))
-        missing = harness.expected_backfill(emu) - keys
-        self.assertFalse(missing, "final state incomplete, e.g. %s" % sorted(missing)[:3])
-        stats = emu.control("stats")
-        self.assertGreaterEqual(stats["calls"]["token"], 2, stats)
-        self.assertEqual(stats["unauthorized"], 0, "a token was used after it expired")
-        self.assertGreater(len([v for v in emu.control("versions")["value"]
-                                if v["origin"] == "mutator"]), 100)
 
     def test_150_incidents_share_one_tick(self):
         emu = self.emulator("--generate", "300", "--seed", "22", "--same-tick", "150")
@@ -80,26 +38,6 @@ class Collector(harness.ForwarderTest):
         self.assertLessEqual(stats["calls"]["list"], 1.2 * math.ceil(2000 / 100))
         self.assertEqual(stats["throttled"], 0)
 
-    def test_quota_of_20_per_minute(self):
-        # 2,500 incidents need about 26 calls: more than the server's 20/min allows, so it
-        # answers 429 and the forwarder must wait for Retry-After and carry on.
-        emu = self.emulator("--generate", "2500", "--seed", "24", "--quota-per-minute", "20")
-        cfg = harness.write_config(self.workdir, emu.url, [("archive", "json", self.out())])
-        harness.run_once(cfg, timeout=240)
-        self.assert_exactly_once(harness.read_json_events(self.out()),
-                                 harness.expected_backfill(emu))
-        self.assertGreater(emu.control("stats")["throttled"], 0)
-
-    def test_transient_faults(self):
-        emu = self.emulator("--generate", "1000", "--seed", "25", "--fault-5xx", "0.2",
-                            "--fault-reset", "0.1", "--fault-truncate", "0.1")
-        cfg = harness.write_config(self.workdir, emu.url, [("archive", "json", self.out())])
-        p = harness.run_once(cfg, timeout=400)
-        self.assert_exactly_once(harness.read_json_events(self.out()),
-                                 harness.expected_backfill(emu))
-        self.assertGreater(emu.control("stats")["faults"], 0)
-        self.assertIn("retry", p.stderr.lower())
-
     def test_two_tenants_one_with_a_wrong_secret(self):
         emu = self.emulator("--generate", "300", "--seed", "26")
         cfg = harness.write_config(self.workdir, emu.url, [("archive", "json", self.out())],
@@ -113,6 +51,8 @@ class Collector(harness.ForwarderTest):
         events = harness.read_json_events(self.out())
         self.assertEqual({e["tenant"] for e in events}, {"contoso"})
         self.assert_exactly_once(events, harness.expected_backfill(emu))
+
+
 
 
 if __name__ == "__main__":
