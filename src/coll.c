@@ -74,6 +74,13 @@ static int emit(struct coll *c, struct coll_tenant *t, enum evt_type type, const
     e.cef = c->cef.p;
     e.cef_len = c->cef.len;
     rc = jrnl_append(c->jrnl, &e, err);
+    if (rc == DF_EINVAL) {
+        /* Refused before anything was written: larger than a journal record may be. */
+        log_error("collector", "event too large for the journal, not forwarded tenant=%s "
+                  "event_id=%s: %s", t->cfg->name, e.event_id, err->msg);
+        c->skipped++;
+        return DF_OK;
+    }
     if (rc == DF_OK) {
         if (type == EVT_INCIDENT)
             t->ck->incidents++;
@@ -176,6 +183,10 @@ static int process_page(struct coll *c, struct coll_tenant *t, yajl_val value,
     int rc;
     lock(c);
     rc = process_page_locked(c, t, value, err);
+    /* Journal or index may now hold part of the page: only a restart from the last commit
+     * point can make memory and disk agree again. */
+    if (rc != DF_OK)
+        c->state_failed = 1;
     unlock(c);
     return rc;
 }
@@ -188,6 +199,8 @@ static int commit_progress(struct coll *c, struct coll_tenant *t, int64_t next_e
     lock(c);
     t->ck->window_next_end = next_end;
     rc = c->commit(c->arg, err);
+    if (rc != DF_OK)
+        c->state_failed = 1;
     unlock(c);
     return rc;
 }
@@ -212,7 +225,7 @@ static int list(struct coll_tenant *t, const char *filter, int skip, yajl_val *r
     return DF_OK;
 }
 
-static void range_filter(char *out, size_t n, const char *field, int64_t from, int64_t to)
+void coll_range_filter(char *out, size_t n, const char *field, int64_t from, int64_t to)
 {
     char a[TS_FMT_MAX], b[TS_FMT_MAX];
     ts_format7(from, a);
@@ -230,7 +243,7 @@ static int cmp_i64(const void *a, const void *b)
  * Where to split a full createdTime range: the median createdTime of the page, taken as a sample
  * of the range, gives two halves of about equal count; the midpoint when the sample is useless.
  */
-static int64_t created_split(yajl_val value, int64_t lo, int64_t hi)
+int64_t coll_created_split(yajl_val value, int64_t lo, int64_t hi)
 {
     int64_t t[PAGE_SIZE], mid = lo + (hi - lo) / 2;
     size_t n = 0;
@@ -263,14 +276,14 @@ static int collect_created(struct coll *c, struct coll_tenant *t, int64_t tick, 
     yajl_val root = NULL, value;
     int rc;
 
-    range_filter(f1, sizeof(f1), "lastUpdateTime", tick, tick + 1);
-    range_filter(f2, sizeof(f2), "createdTime", lo, hi);
+    coll_range_filter(f1, sizeof(f1), "lastUpdateTime", tick, tick + 1);
+    coll_range_filter(f2, sizeof(f2), "createdTime", lo, hi);
     snprintf(filter, sizeof(filter), "%s and %s", f1, f2);
     rc = list(t, filter, 0, &root, &value, err);
     if (rc != DF_OK)
         return rc;
     if (value->u.array.len >= PAGE_SIZE && hi - lo > 1) {
-        int64_t mid = created_split(value, lo, hi);
+        int64_t mid = coll_created_split(value, lo, hi);
         yajl_tree_free(root);
         rc = collect_created(c, t, tick, mid, hi, err);
         return rc == DF_OK ? collect_created(c, t, tick, lo, mid, err) : rc;
@@ -314,7 +327,7 @@ static int64_t incident_tick(yajl_val inc)
  * halving, which needs no ordering at all. A page of 100 incidents in the expected order by
  * accident, when the API orders by something else, is not a realistic risk.
  */
-static int page_proves_top(yajl_val value, int64_t a, int64_t hi, int64_t *min)
+int coll_page_covers_top(yajl_val value, int64_t a, int64_t hi, int64_t *min)
 {
     int64_t prev = INT64_MAX;
     for (size_t i = 0; i < value->u.array.len; i++) {
@@ -348,7 +361,7 @@ static int collect_window(struct coll *c, struct coll_tenant *t, int64_t a, int6
 
         if (c->stop != NULL && *c->stop)
             return DF_ESTOP;
-        range_filter(filter, sizeof(filter), "lastUpdateTime", a, hi);
+        coll_range_filter(filter, sizeof(filter), "lastUpdateTime", a, hi);
         rc = list(t, filter, 0, &root, &value, err);
         if (rc != DF_OK)
             return rc;
@@ -357,7 +370,7 @@ static int collect_window(struct coll *c, struct coll_tenant *t, int64_t a, int6
             yajl_tree_free(root);
             return rc;
         }
-        if (!page_proves_top(value, a, hi, &min)) {
+        if (!coll_page_covers_top(value, a, hi, &min)) {
             int64_t mid = a + (hi - a) / 2;
             yajl_tree_free(root);
             if (!t->unordered_logged)
@@ -440,6 +453,8 @@ int coll_poll(struct coll *c, struct coll_tenant *t, struct df_err *err)
     }
     ck->has_window = 0;
     rc = c->commit(c->arg, err);
+    if (rc != DF_OK)
+        c->state_failed = 1;
     unlock(c);
     return rc;
 }

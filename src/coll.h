@@ -36,6 +36,9 @@ struct coll {
     struct dbuf cef;
     struct evt_stats stats;
     uint64_t skipped;       /* incidents/alerts without a usable id or version */
+    /* Writing the journal, an index or the checkpoint failed: the in-memory state is ahead
+     * of the disk and must not be committed; the process has to restart from the checkpoint. */
+    int state_failed;
     /* Called with *lock held after every page: makes journal, index and checkpoint durable. */
     int (*commit)(void *arg, struct df_err *err);
     /* Non-zero when the collector must pause (journal full); called without the lock. */
@@ -55,5 +58,15 @@ void coll_free(struct coll *c);
  * the last committed window).
  */
 int coll_poll(struct coll *c, struct coll_tenant *t, struct df_err *err);
+
+/* Window helpers, exposed for unit tests. */
+/* "FIELD ge <from> and FIELD lt <to>" with 7 fractional digits (SPEC §3 rule 4). */
+void coll_range_filter(char *out, size_t n, const char *field, int64_t from, int64_t to);
+/* 1 when a full page of [a, hi) is in non-increasing lastUpdateTime order with every time
+ * inside the window, so it holds every incident of [*min + 1, hi); else 0. */
+int coll_page_covers_top(yajl_val value, int64_t a, int64_t hi, int64_t *min);
+/* Where to split a full createdTime range [lo, hi): the page's median createdTime, or the
+ * midpoint when that is useless. */
+int64_t coll_created_split(yajl_val value, int64_t lo, int64_t hi);
 
 #endif

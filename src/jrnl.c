@@ -277,7 +277,7 @@ static int flush_buffer(struct jrnl *j, struct df_err *err)
         if (ftruncate(j->fd, (off_t) j->segs[j->n_segs - 1].size) != 0)
             log_error("journal", "could not cut a partial write: %s", strerror(errno));
         dbuf_reset(&j->wbuf);
-        return df_err_set(err, e == ENOSPC ? DF_EFULL : DF_EIO, "write journal %s: %s",
+        return df_err_set(err, DF_EIO, "write journal %s: %s",
                           j->dir, strerror(e));
     }
     j->segs[j->n_segs - 1].size += j->wbuf.len;

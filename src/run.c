@@ -70,6 +70,11 @@ struct run {
     const struct run_options *opts;
     pthread_mutex_t lock;
     df_flag halt;                   /* tells the tenant threads to stop */
+    /* Under lock: durable state failed to write (disk full, I/O error). From then on no
+     * checkpoint may be written, since memory is ahead of the disk; the process exits and a
+     * restart resumes from the last checkpoint, exactly as after a crash. */
+    int poisoned;
+    struct df_err poison;
     struct ckpt ck;
     struct jrnl *jrnl;
     struct run_tenant *tenants;
@@ -98,11 +103,26 @@ static void sleep_ms(int64_t ms)
     nanosleep(&ts, NULL);
 }
 
+/* Under r->lock. */
+static void poison(struct run *r, const struct df_err *err)
+{
+    if (!r->poisoned)
+        log_error("main", "writing state failed; stopping without a new checkpoint so that a "
+                  "restart resumes from the last one (nothing is lost) error=\"%s\"", err->msg);
+    r->poisoned = 1;
+    r->poison = *err;
+    r->halt = 1;
+}
+
 /* Under r->lock. Journal, version indexes and then the checkpoint: the rename of the checkpoint
  * is the commit point, so everything it refers to must be durable before it. */
 static int commit_all(struct run *r, struct df_err *err)
 {
-    int rc = jrnl_sync(r->jrnl, err);
+    int rc;
+
+    if (r->poisoned)
+        return df_err_set(err, DF_EIO, "%s", r->poison.msg);
+    rc = jrnl_sync(r->jrnl, err);
     for (size_t i = 0; rc == DF_OK && i < r->cfg->n_tenants; i++) {
         struct coll_tenant *t = &r->tenants[i].ct;
         if (t->vidx == NULL)
@@ -111,10 +131,15 @@ static int commit_all(struct run *r, struct df_err *err)
         t->ck->vidx_len = vidx_len(t->vidx);
         t->ck->vidx_gen = vidx_gen(t->vidx);
     }
-    if (rc != DF_OK)
+    if (rc != DF_OK) {
+        poison(r, err);
         return rc;
+    }
     r->ck.journal_end = jrnl_end(r->jrnl);
-    return ckpt_write(r->cfg->state.dir, &r->ck, err);
+    rc = ckpt_write(r->cfg->state.dir, &r->ck, err);
+    if (rc != DF_OK)
+        poison(r, err);
+    return rc;
 }
 
 static void output_backoff(struct run_output *o, const struct df_err *err)
@@ -231,10 +256,16 @@ static int deliver_output(struct run *r, struct run_output *o, struct df_err *fa
         o->failures = 0;
         o->backoff_s = 0;
         pthread_mutex_lock(&r->lock);
-        o->ck->journal_pos = end_pos;
-        o->ck->committed_len = o->st.committed_len;
-        o->ck->delivered += (uint64_t) n;
-        rc = ckpt_write(r->cfg->state.dir, &r->ck, fatal);
+        if (r->poisoned) {
+            rc = df_err_set(fatal, DF_EIO, "%s", r->poison.msg);
+        } else {
+            o->ck->journal_pos = end_pos;
+            o->ck->committed_len = o->st.committed_len;
+            o->ck->delivered += (uint64_t) n;
+            rc = ckpt_write(r->cfg->state.dir, &r->ck, fatal);
+            if (rc != DF_OK)
+                poison(r, fatal);
+        }
         pthread_mutex_unlock(&r->lock);
         if (rc != DF_OK)
             return rc;
@@ -518,6 +549,12 @@ static void poll_tenant(struct run *r, struct run_tenant *t)
     int rc = coll_poll(&t->coll, &t->ct, &err);
     int64_t now = now_ms();
 
+    if (t->coll.state_failed) {
+        pthread_mutex_lock(&r->lock);
+        poison(r, &err);
+        pthread_mutex_unlock(&r->lock);
+        return;
+    }
     if (rc == DF_ESTOP)
         return;
     if (rc == DF_EFULL) {
@@ -647,6 +684,12 @@ int run_forwarder(const struct cfg *cfg, const struct run_options *opts)
     if (rc == DF_OK)
         rc = start_threads(&r, &err);
     while (rc == DF_OK && !stopping(&r)) {
+        pthread_mutex_lock(&r.lock);
+        if (r.poisoned)
+            rc = df_err_set(&err, DF_EIO, "%s", r.poison.msg);
+        pthread_mutex_unlock(&r.lock);
+        if (rc != DF_OK)
+            break;
         rc = deliver_all(&r, &err);
         if (rc != DF_OK)
             break;
@@ -676,6 +719,8 @@ int run_forwarder(const struct cfg *cfg, const struct run_options *opts)
             pthread_join(r.tenants[i].thread, NULL);
             r.tenants[i].thread_started = 0;
         }
+    if (rc == DF_OK && r.poisoned)
+        rc = df_err_set(&err, DF_EIO, "%s", r.poison.msg);
     if (rc == DF_OK) {
         uint64_t skipped = 0, truncated = 0, replaced = 0;
         pthread_mutex_lock(&r.lock);
