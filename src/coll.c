@@ -361,6 +361,10 @@ static int collect_window(struct coll *c, struct coll_tenant *t, int64_t a, int6
 
         if (c->stop != NULL && *c->stop)
             return DF_ESTOP;
+        /* Checked before every page: one window can be a whole backfill. The walk resumes
+         * from the saved progress once the outputs have caught up. */
+        if (c->paused != NULL && c->paused(c->arg))
+            return DF_EFULL;
         coll_range_filter(filter, sizeof(filter), "lastUpdateTime", a, hi);
         rc = list(t, filter, 0, &root, &value, err);
         if (rc != DF_OK)
