@@ -16,10 +16,10 @@ class JournalFull(harness.ForwarderTest):
         cfg = harness.write_config(self.workdir, emu.url, [("archive", "json", "/dev/full")],
                                    max_journal="1MiB")
         fwd = self.daemon(cfg)
-        self.assertTrue(harness.wait_for(lambda: "journal full" in self.log_text(), 60),
+        self.assertTrue(harness.wait_for(lambda: "journal full" in self.log_text() and
+                                         "destination not available" in self.log_text(), 60),
                         self.log_text()[-2000:])
         self.stop_daemon(fwd)
-        self.assertIn("destination not available", self.log_text())
         state = json.loads(subprocess.run([harness.BIN, "state", "show", "-c", cfg],
                                           capture_output=True, text=True, env=harness.env(),
                                           check=True).stdout)
