@@ -388,20 +388,28 @@ static int open_tenants(struct run *r, struct df_err *err)
 }
 
 /* Rewrites indexes whose logs are mostly superseded; prunes versions past the retention. */
+/* Under r->lock (or before the threads start). Rewrites a tenant's index when its log is
+ * mostly superseded lines, dropping versions past the API's 180-day retention. */
+static int compact_index(struct run *r, struct coll_tenant *t, struct df_err *err)
+{
+    int64_t horizon = (t->ck->has_position ? t->ck->position : ts_now_ticks()) -
+                      180LL * 86400 * TS_TICKS_PER_SEC;
+    int rc;
+
+    if (!vidx_wants_compaction(t->vidx))
+        return DF_OK;
+    rc = vidx_compact(t->vidx, horizon, err);
+    if (rc == DF_OK)
+        rc = commit_all(r, err);
+    if (rc == DF_OK)
+        rc = vidx_drop_old(t->vidx, err);
+    return rc;
+}
+
 static int compact_indexes(struct run *r, struct df_err *err)
 {
     for (size_t i = 0; i < r->cfg->n_tenants; i++) {
-        struct coll_tenant *t = &r->tenants[i].ct;
-        int64_t horizon = (t->ck->has_position ? t->ck->position : ts_now_ticks()) -
-                          180LL * 86400 * TS_TICKS_PER_SEC;
-        int rc;
-        if (!vidx_wants_compaction(t->vidx))
-            continue;
-        rc = vidx_compact(t->vidx, horizon, err);
-        if (rc == DF_OK)
-            rc = commit_all(r, err);
-        if (rc == DF_OK)
-            rc = vidx_drop_old(t->vidx, err);
+        int rc = compact_index(r, &r->tenants[i].ct, err);
         if (rc != DF_OK)
             return rc;
     }
@@ -570,6 +578,9 @@ static void poll_tenant(struct run *r, struct run_tenant *t)
         t->caught_up = 1;
         t->backoff_s = 0;
         t->due_ms = now + r->cfg->collector.poll_interval_s * 1000;
+        /* Months of updates append to the index log; keep it proportional to what is live. */
+        if (compact_index(r, &t->ct, &err) != DF_OK)
+            poison(r, &err);
     } else {
         t->failed = 1;
         t->failures++;
