@@ -16,7 +16,9 @@
  *  5. Each `outputs` entry is loaded on its own: its `type` picks the plugin, and libcyaml loads
  *     the entry with that plugin's option table plus the common keys. One schema per entry means
  *     plugins may reuse each other's key names with different types, a key of another plugin is
- *     simply "unknown key for output type 'file'", and the core never names a plugin.
+ *     simply "unknown key for output type 'file'", and the core never names a plugin. A
+ *     plugin's free-form mapping options (struct out_map_option: a client library's settings,
+ *     whose keys no schema can list) are skipped by libcyaml and filled from the document here.
  *
  * Everything allocated for the result hangs off struct cfg and is freed by cfg_free(); the
  * plugin's options struct is freed with libcyaml and the plugin's own table.
@@ -1062,6 +1064,11 @@ static cyaml_schema_value_t plugin_schema(const struct out_plugin *p,
     return v;
 }
 
+static struct out_kv_list *map_list(const struct out_map_option *m, void *opts)
+{
+    return (struct out_kv_list *) (void *) ((char *) opts + m->offset);
+}
+
 static void free_opts(const struct out_plugin *p, void *opts)
 {
     static const cyaml_config_t cy = {.mem_fn = cyaml_mem, .log_level = CYAML_LOG_ERROR};
@@ -1070,13 +1077,43 @@ static void free_opts(const struct out_plugin *p, void *opts)
 
     if (opts == NULL)
         return;
+    /* Mapping options are ours, not libcyaml's: it does not know them. */
+    for (const struct out_map_option *m = p->maps; m != NULL && m->key != NULL; m++) {
+        struct out_kv_list *l = map_list(m, opts);
+        for (size_t i = 0; i < l->n; i++) {
+            free(l->v[i].key);
+            free(l->v[i].value);
+        }
+        free(l->v);
+        l->v = NULL;
+        l->n = 0;
+    }
     v = plugin_schema(p, p->options != NULL ? p->options : none);
     /* Frees every string or array libcyaml (or validate, with malloc) put in the struct. */
     (void) cyaml_free(&cy, &v, opts, 0);
 }
 
+/* The line of "MAP.ENTRY" (a mapping option's entry, whose key may contain '.' and so cannot
+ * be found by path), or 0. */
+static size_t map_entry_line(const struct out_plugin *p, void *opts, const char *key, size_t kl)
+{
+    for (const struct out_map_option *m = p->maps; opts != NULL && m != NULL && m->key != NULL;
+         m++) {
+        size_t ml = strlen(m->key);
+        struct out_kv_list *l = map_list(m, opts);
+        if (kl <= ml + 1 || strncmp(key, m->key, ml) != 0 || key[ml] != '.')
+            continue;
+        for (size_t i = 0; i < l->n; i++)
+            if (strlen(l->v[i].key) == kl - ml - 1 &&
+                strncmp(l->v[i].key, key + ml + 1, kl - ml - 1) == 0)
+                return l->v[i].line;
+    }
+    return 0;
+}
+
 /* A plugin's message "KEY: problem" becomes "outputs[i].KEY: problem" on KEY's line. */
-static void plugin_problem(struct ctx *c, const char *entry, const char *msg)
+static void plugin_problem(struct ctx *c, const char *entry, const struct out_plugin *p,
+                           void *opts, const char *msg)
 {
     size_t kl = strcspn(msg, ": ");
     char key[300];
@@ -1085,6 +1122,11 @@ static void plugin_problem(struct ctx *c, const char *entry, const char *msg)
 
     if (kl > 0 && kl < 200 && strncmp(msg + kl, ": ", 2) == 0) {
         snprintf(key, sizeof(key), "%s.%.*s", entry, (int) kl, msg);
+        line = map_entry_line(p, opts, msg, kl);
+        if (line > 0) {
+            add_problem(c, line, key, "%s", msg + kl + 2);
+            return;
+        }
         line = cfg_lines_line(&c->lines, key, &found);
         if (found) {
             add_problem(c, line, key, "%s", msg + kl + 2);
@@ -1094,10 +1136,58 @@ static void plugin_problem(struct ctx *c, const char *entry, const char *msg)
     add_problem(c, key_line(c, entry), entry, "%s", msg);
 }
 
+/* A mapping option: every entry a string key with a scalar value; `KEY:` alone is empty. */
+static void load_map(struct ctx *c, const yaml_node_t *entry, const char *ekey,
+                     const struct out_map_option *m, void *opts)
+{
+    struct out_kv_list *l = map_list(m, opts);
+    size_t line = 0, n;
+    const yaml_node_t *node = cfg_lines_get(&c->lines, entry, m->key, &line);
+    const char *v = cfg_lines_scalar(&c->lines, node);
+    char key[300];
+
+    snprintf(key, sizeof(key), "%s.%s", ekey, m->key);
+    if (node == NULL || (v != NULL && node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+                         (v[0] == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0)))
+        return;
+    if (node->type != YAML_MAPPING_NODE) {
+        add_problem(c, line, key, "expected a mapping, got %s", cfg_lines_kind(node));
+        return;
+    }
+    n = (size_t) (node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+    l->v = calloc(n ? n : 1, sizeof(*l->v));
+    if (l->v == NULL) {
+        c->oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_pair_t *pair = &node->data.mapping.pairs.start[i];
+        const yaml_node_t *k = cfg_lines_node(&c->lines, pair->key);
+        const yaml_node_t *val = cfg_lines_node(&c->lines, pair->value);
+        struct out_kv *kv = &l->v[l->n];
+
+        if (k == NULL || k->type != YAML_SCALAR_NODE)
+            continue;   /* already reported by cfg_lines_prepare() */
+        if (val->type != YAML_SCALAR_NODE) {
+            char sub[600];
+            snprintf(sub, sizeof(sub), "%s.%s", key, cfg_lines_scalar(&c->lines, k));
+            add_problem(c, cfg_lines_node_line(k), sub, "expected a string, got %s",
+                        cfg_lines_kind(val));
+            continue;
+        }
+        kv->key = dup_str(c, cfg_lines_scalar(&c->lines, k));
+        kv->value = dup_str(c, cfg_lines_scalar(&c->lines, val));
+        kv->line = cfg_lines_node_line(k);
+        l->n++;
+        if (kv->key == NULL || kv->value == NULL)
+            return;
+    }
+}
+
 static void load_plugin(struct ctx *c, const yaml_node_t *entry, const char *ekey,
                         const struct out_plugin *p, struct cfg_output *o)
 {
-    size_t n = 0;
+    size_t n = 0, n_maps = 0, n_ign = DF_ARRAY_LEN(output_common_keys);
     cyaml_schema_field_t *fields;
     cyaml_schema_value_t schema;
     struct df_err perr = {0};
@@ -1105,19 +1195,23 @@ static void load_plugin(struct ctx *c, const yaml_node_t *entry, const char *eke
 
     while (p->options != NULL && p->options[n].key != NULL)
         n++;
-    fields = calloc(n + DF_ARRAY_LEN(output_common_keys) + 1, sizeof(*fields));
+    while (p->maps != NULL && p->maps[n_maps].key != NULL)
+        n_maps++;
+    fields = calloc(n + n_ign + n_maps + 1, sizeof(*fields));
     if (fields == NULL) {
         c->oom = 1;
         return;
     }
-    /* libcyaml matches the first field of a key: the common keys come first and win. */
-    for (size_t i = 0; i < DF_ARRAY_LEN(output_common_keys); i++) {
-        fields[i].key = output_common_keys[i];
+    /* libcyaml matches the first field of a key: the common keys come first and win. Mapping
+     * options are skipped by libcyaml and loaded by load_map(). */
+    for (size_t i = 0; i < n_ign + n_maps; i++) {
+        fields[i].key = i < n_ign ? output_common_keys[i] : p->maps[i - n_ign].key;
         fields[i].value.type = CYAML_IGNORE;
         fields[i].value.flags = CYAML_FLAG_OPTIONAL;
     }
+    n_ign += n_maps;
     if (n > 0)
-        memcpy(fields + DF_ARRAY_LEN(output_common_keys), p->options, n * sizeof(*fields));
+        memcpy(fields + n_ign, p->options, n * sizeof(*fields));
     schema = plugin_schema(p, fields);
 
     check_scalars(c, &schema, entry, ekey);
@@ -1132,8 +1226,10 @@ static void load_plugin(struct ctx *c, const yaml_node_t *entry, const char *eke
         }
     }
     o->opts = opts;
+    for (size_t i = 0; i < n_maps; i++)
+        load_map(c, entry, ekey, &p->maps[i], opts);
     if (p->validate != NULL && p->validate(opts, &perr) != DF_OK)
-        plugin_problem(c, ekey, perr.msg[0] ? perr.msg : "invalid options");
+        plugin_problem(c, ekey, p, opts, perr.msg[0] ? perr.msg : "invalid options");
 out:
     free(fields);
 }

@@ -237,7 +237,9 @@ int vidx_open(struct vidx **out, const char *dir, const char *tenant, uint32_t g
         }
     }
     if (committed_len > 0) {
-        data = malloc(committed_len);
+        /* One byte more for a NUL: parse_log reads numbers with strtoll/strtoull, which stop
+         * only at a non-digit, so a log ending inside a number must not run off the buffer. */
+        data = malloc(committed_len + 1);
         if (data == NULL) {
             rc = df_err_set(err, DF_ENOMEM, "out of memory loading %s", path);
             goto fail;
@@ -251,6 +253,7 @@ int vidx_open(struct vidx **out, const char *dir, const char *tenant, uint32_t g
             }
             got += (size_t) r;
         }
+        data[committed_len] = '\0';
         rc = parse_log(v, data, committed_len, err);
         if (rc != DF_OK)
             goto fail;

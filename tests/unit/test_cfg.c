@@ -4,6 +4,7 @@
 #include "unit.h"
 
 #include "../../plugins/out_file/out_file.h"
+#include "../../plugins/out_kafka/out_kafka.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -540,6 +541,67 @@ static void test_file_errors(void)
                    1, NULL, "once aliases are expanded");
 }
 
+/* A plugin's free-form mapping option (struct out_map_option), loaded by the core: dotted
+ * keys, ${VAR} in values, each entry's line, and the shape errors. Kafka's `properties:` is
+ * the one such option; a build without that plugin has nothing to load it with. */
+static void test_mapping_option(void)
+{
+    const struct out_kafka_opts *o;
+    struct cfg *cfg;
+    struct df_err err = {0};
+
+    if (out_find("kafka") == NULL) {
+        fprintf(stderr, "\n  (skipped: this build has no plugin with a mapping option)\n");
+        return;
+    }
+    setenv("DFW_TEST_SASL_PW", "pw-from-env", 1);
+    cfg = load_ok(TENANT "outputs:\n"
+                         "  - name: pipeline\n"         /* line 7 */
+                         "    type: kafka\n"
+                         "    brokers: localhost:9092\n"
+                         "    topic: events\n"          /* line 10 */
+                         "    properties:\n"
+                         "      security.protocol: SASL_SSL\n"
+                         "      sasl.password: ${DFW_TEST_SASL_PW}\n"
+                         "      linger.ms: 50\n");      /* line 14 */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    o = cfg->outputs[0].opts;
+    CU_ASSERT_EQUAL_FATAL(o->properties.n, 3);
+    CU_ASSERT_STRING_EQUAL(o->properties.v[0].key, "security.protocol");
+    CU_ASSERT_STRING_EQUAL(o->properties.v[0].value, "SASL_SSL");
+    CU_ASSERT_EQUAL(o->properties.v[0].line, 12);
+    CU_ASSERT_STRING_EQUAL(o->properties.v[1].value, "pw-from-env");
+    CU_ASSERT_STRING_EQUAL(o->properties.v[2].key, "linger.ms");
+    CU_ASSERT_STRING_EQUAL(o->properties.v[2].value, "50");
+    CU_ASSERT_EQUAL(o->properties.v[2].line, 14);
+    cfg_free(cfg);
+
+    /* Absent or empty: no entries. */
+    cfg = load_ok(TENANT "outputs:\n  - name: p\n    type: kafka\n    brokers: b:1\n"
+                         "    topic: t\n    properties:\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    CU_ASSERT_EQUAL(((const struct out_kafka_opts *) cfg->outputs[0].opts)->properties.n, 0);
+    cfg_free(cfg);
+
+    cfg = NULL;
+    CU_ASSERT_EQUAL(cfg_load(write_in("map1.yaml",
+                                      TENANT "outputs:\n  - name: p\n    type: kafka\n"
+                                             "    brokers: b:1\n    topic: t\n"
+                                             "    properties: [a, b]\n"),
+                             &cfg, &err),
+                    DF_ECONFIG);
+    CU_ASSERT(has_line(err.msg, "", ":11: outputs[0].properties: expected a mapping"));
+    CU_ASSERT_EQUAL(cfg_load(write_in("map2.yaml",
+                                      TENANT "outputs:\n  - name: p\n    type: kafka\n"
+                                             "    brokers: b:1\n    topic: t\n"
+                                             "    properties:\n      linger.ms: 5\n"
+                                             "      acks: [all]\n"),
+                             &cfg, &err),
+                    DF_ECONFIG);
+    CU_ASSERT(has_line(err.msg, "", ":13: outputs[0].properties.acks: expected a string"));
+    CU_ASSERT_PTR_NULL(cfg);
+}
+
 #ifdef DF_SOURCE_DIR
 static void test_shipped_configs(void)
 {
@@ -603,6 +665,7 @@ void unit_register(void)
     CU_add_test(s, "bad values", test_bad_values);
     CU_add_test(s, "many problems", test_many_problems);
     CU_add_test(s, "file errors", test_file_errors);
+    CU_add_test(s, "mapping option", test_mapping_option);
 #ifdef DF_SOURCE_DIR
     CU_add_test(s, "shipped configs", test_shipped_configs);
 #endif
