@@ -225,6 +225,10 @@ static void add_problem(struct ctx *c, size_t line, const char *key, const char 
     va_start(ap, fmt);
     (void) vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* A quoted value can hold a newline; quoted back raw it would forge a second problem line. */
+    for (char *q = msg; *q != '\0'; q++)
+        if (*q == '\n' || *q == '\r')
+            *q = ' ';
     dbuf_init(&b, 4096);
     if (dbuf_puts(&b, c->file) != DF_OK || (line > 0 && dbuf_printf(&b, ":%zu", line) != DF_OK) ||
         (key != NULL && key[0] != '\0' && dbuf_printf(&b, ": %s", key) != DF_OK) ||

@@ -294,6 +294,7 @@ int ckpt_load(const char *dir, struct ckpt *c, struct df_err *err)
     const char *what = NULL;
     yajl_val root = NULL;
     FILE *f = NULL;
+    long size;
     size_t n;
     int rc;
 
@@ -306,13 +307,22 @@ int ckpt_load(const char *dir, struct ckpt *c, struct df_err *err)
                                                   strerror(errno));
         goto out;
     }
-    data = malloc(CKPT_MAX_BYTES + 1);
+    /* Sized to the file (a checkpoint is a few KiB), capped against a hostile one. */
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        rc = df_err_set(err, DF_EIO, "%s: cannot determine its size", path);
+        goto out;
+    }
+    if ((unsigned long) size > CKPT_MAX_BYTES) {
+        rc = df_err_set(err, DF_ECORRUPT, "%s: larger than %u bytes", path, CKPT_MAX_BYTES);
+        goto out;
+    }
+    data = malloc((size_t) size + 1);
     if (data == NULL) {
         rc = df_err_set(err, DF_ENOMEM, "out of memory");
         goto out;
     }
-    n = fread(data, 1, CKPT_MAX_BYTES + 1, f);
-    if (ferror(f) || n > CKPT_MAX_BYTES) {
+    n = fread(data, 1, (size_t) size + 1, f);
+    if (ferror(f) || n > (size_t) size) {
         rc = df_err_set(err, DF_ECORRUPT, "%s: unreadable or larger than %u bytes", path,
                         CKPT_MAX_BYTES);
         goto out;
