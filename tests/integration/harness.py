@@ -236,12 +236,18 @@ class ForwarderTest(unittest.TestCase):
             raise AssertionError("forwarder did not stop within 60 s of SIGTERM")
         self.assertEqual(rc, 0, "SIGTERM exit code\n" + self.log_text(name)[-4000:])
 
-    def assert_exactly_once(self, events, expected):
+    def out(self, name="events.json"):
+        return os.path.join(self.workdir, name)
+
+    def assert_no_duplicates(self, events):
         keys = [event_key(e) for e in events]
-        dupes = len(keys) - len(set(keys))
-        self.assertEqual(dupes, 0, "duplicated events: %d" % dupes)
+        self.assertEqual(len(keys), len(set(keys)), "duplicated versions")
         ids = [e["event_id"] for e in events]
         self.assertEqual(len(ids), len(set(ids)), "duplicated event ids")
+
+    def assert_exactly_once(self, events, expected):
+        self.assert_no_duplicates(events)
+        keys = [event_key(e) for e in events]
         missing = expected - set(keys)
         extra = set(keys) - expected
         self.assertFalse(missing, "missing %d events, e.g. %s" % (len(missing),

@@ -2,23 +2,12 @@
 backfill call budget, and two tenants of which one has a wrong secret. Each test asserts
 exactly-once on the output."""
 import math
-import os
-import time
 import unittest
 
 import harness
 
 
 class Collector(harness.ForwarderTest):
-    def out(self, name="events.json"):
-        return os.path.join(self.workdir, name)
-
-    def assert_no_duplicates(self, events):
-        keys = [harness.event_key(e) for e in events]
-        self.assertEqual(len(keys), len(set(keys)), "duplicated versions")
-        ids = [e["event_id"] for e in events]
-        self.assertEqual(len(ids), len(set(ids)), "duplicated event ids")
-
     def test_150_incidents_share_one_tick(self):
         emu = self.emulator("--generate", "300", "--seed", "22", "--same-tick", "150")
         cfg = harness.write_config(self.workdir, emu.url, [("archive", "json", self.out())])

@@ -1,23 +1,11 @@
 """A hostile API: a server quota of 20/min answered with 429s, and 20% 5xx plus dropped
 connections and truncated bodies. Each test asserts exactly-once on the output."""
-import math
-import os
-import time
 import unittest
 
 import harness
 
 
 class Faults(harness.ForwarderTest):
-    def out(self, name="events.json"):
-        return os.path.join(self.workdir, name)
-
-    def assert_no_duplicates(self, events):
-        keys = [harness.event_key(e) for e in events]
-        self.assertEqual(len(keys), len(set(keys)), "duplicated versions")
-        ids = [e["event_id"] for e in events]
-        self.assertEqual(len(ids), len(set(ids)), "duplicated event ids")
-
     def test_quota_of_20_per_minute(self):
         # 2,500 incidents need about 26 calls: more than the server's 20/min allows, so it
         # answers 429 and the forwarder must wait for Retry-After and carry on.
