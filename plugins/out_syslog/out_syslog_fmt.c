@@ -2,6 +2,7 @@
  * Syslog message building (formats.md §2). Everything here is pure: no clock, no socket, no
  * global state, so the unit tests pin exact bytes.
  */
+#include "evt_int.h"
 #include "out_syslog_fmt.h"
 
 #include "ts.h"
@@ -144,21 +145,11 @@ int out_syslog_cef_info(const char *line, size_t len, struct out_syslog_info *in
     return DF_OK;
 }
 
-static yajl_val member(yajl_val obj, const char *key)
-{
-    if (obj == NULL || obj->type != yajl_t_object)
-        return NULL;
-    for (size_t i = 0; i < obj->u.object.len; i++)
-        if (strcmp(obj->u.object.keys[i], key) == 0)
-            return obj->u.object.values[i];
-    return NULL;
-}
-
 void out_syslog_json_info(yajl_val root, enum evt_type type, struct out_syslog_info *info)
 {
-    yajl_val obj = member(root, type == EVT_ALERT ? "alert" : "incident");
-    yajl_val sev = member(obj, "severity");
-    yajl_val t = member(obj, type == EVT_ALERT ? "lastUpdatedTime" : "lastUpdateTime");
+    yajl_val obj = evt_get(root, type == EVT_ALERT ? "alert" : "incident");
+    yajl_val sev = evt_get(obj, "severity");
+    yajl_val t = evt_get(obj, type == EVT_ALERT ? "lastUpdatedTime" : "lastUpdateTime");
     int64_t ticks;
 
     info_defaults(info);

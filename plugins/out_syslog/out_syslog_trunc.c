@@ -8,6 +8,7 @@
  * second half would arrive as a bogus event (rsyslog/rsyslog#5326). Why not cut the bytes
  * anywhere: a cut CEF escape or JSON string makes the whole event unparseable.
  */
+#include "evt_int.h"
 #include "out_syslog_trunc.h"
 
 #include "common.h"
@@ -226,16 +227,6 @@ out:
 
 /* ---- JSON ---- */
 
-static yajl_val obj_member(yajl_val obj, const char *key)
-{
-    if (obj == NULL || obj->type != yajl_t_object)
-        return NULL;
-    for (size_t i = 0; i < obj->u.object.len; i++)
-        if (strcmp(obj->u.object.keys[i], key) == 0)
-            return obj->u.object.values[i];
-    return NULL;
-}
-
 /* Members of incident/alert that identify the event version and drive routing. */
 static int json_protected(const char *key)
 {
@@ -428,8 +419,8 @@ static int drop_members(yajl_val root, yajl_val inc, yajl_val al, size_t budget,
 
 int out_syslog_trunc_json(yajl_val root, size_t budget, struct dbuf *out)
 {
-    yajl_val inc = obj_member(root, "incident");
-    yajl_val al = obj_member(root, "alert");
+    yajl_val inc = evt_get(root, "incident");
+    yajl_val al = evt_get(root, "alert");
     size_t start = out->len, len;
     int rc;
 
